@@ -13,7 +13,10 @@ const MAX_WORKERS: usize = 4;
 /// `Err` carries the default and says why the value was not usable.
 pub fn workers_for_memory(memory_size: Option<&str>) -> Result<usize, (usize, String)> {
     let Some(raw) = memory_size else {
-        return Err((DEFAULT_WORKERS, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set".into()));
+        return Err((
+            DEFAULT_WORKERS,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set".into(),
+        ));
     };
     match raw.trim().parse::<u64>() {
         Ok(mb) if mb > 0 => Ok((mb.div_ceil(MB_PER_VCPU) as usize).clamp(1, MAX_WORKERS)),

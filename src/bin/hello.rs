@@ -57,7 +57,8 @@ mod tests {
         assert_eq!(body["path"], "/hi");
         assert_eq!(body["method"], "GET");
         assert_eq!(body["requestId"], "id-1");
-        req.query_string_parameters.insert("name".into(), "ana".into());
+        req.query_string_parameters
+            .insert("name".into(), "ana".into());
         let body: serde_json::Value =
             serde_json::from_str(&greet(&req, "id-2").body).expect("json body");
         assert_eq!(body["message"], "hello, ana");

@@ -63,8 +63,8 @@ impl ExtensionApi {
     /// Registers `name` for INVOKE and SHUTDOWN events with the Extensions API named by
     /// `AWS_LAMBDA_RUNTIME_API` (a bare `host:port`, as Lambda sets it).
     pub async fn register(name: &str) -> Result<Self, ExtensionApiError> {
-        let host = std::env::var("AWS_LAMBDA_RUNTIME_API")
-            .map_err(|_| ExtensionApiError::NoRuntimeApi)?;
+        let host =
+            std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| ExtensionApiError::NoRuntimeApi)?;
         Self::register_at(&host, name).await
     }
 

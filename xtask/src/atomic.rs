@@ -78,6 +78,9 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(std::fs::read_to_string(out.join("a")).expect("read"), "old");
         let leftovers = std::fs::read_dir(dir.path()).expect("ls").count();
-        assert_eq!(leftovers, 1, "the failed temporary directory was cleaned up");
+        assert_eq!(
+            leftovers, 1,
+            "the failed temporary directory was cleaned up"
+        );
     }
 }

@@ -112,13 +112,25 @@ mod tests {
             let env = BuildEnv::new(&table, keyed, None);
             let t = keyed.target;
             let cpu = format!("target-cpu={}", t.target_cpu);
-            assert!(env.rustflags.windows(2).any(|w| w[0] == "-C" && w[1] == cpu));
+            assert!(
+                env.rustflags
+                    .windows(2)
+                    .any(|w| w[0] == "-C" && w[1] == cpu)
+            );
             for flag in table.flags_for(t) {
                 assert!(env.rustflags.contains(flag), "{}: {flag}", keyed.key);
             }
-            let other = if t.libc == Libc::Gnu { Libc::Musl } else { Libc::Gnu };
+            let other = if t.libc == Libc::Gnu {
+                Libc::Musl
+            } else {
+                Libc::Gnu
+            };
             for flag in table.libc[&other].rustflags.iter().filter(|f| *f != "-C") {
-                assert!(!env.rustflags.contains(flag), "{}: foreign {flag}", keyed.key);
+                assert!(
+                    !env.rustflags.contains(flag),
+                    "{}: foreign {flag}",
+                    keyed.key
+                );
             }
             assert_eq!(env.vars["JEMALLOC_SYS_WITH_MALLOC_CONF"], "narenas:1");
             assert_eq!(env.vars["CARGO_BUILD_TARGET"], t.rust_target);
@@ -131,10 +143,22 @@ mod tests {
     #[test]
     fn gnu_builds_pin_the_glibc_floor_in_the_zig_target() {
         let table = table();
-        for keyed in table.all().into_iter().filter(|k| k.target.libc == Libc::Gnu) {
+        for keyed in table
+            .all()
+            .into_iter()
+            .filter(|k| k.target.libc == Libc::Gnu)
+        {
             let env = BuildEnv::new(&table, keyed, None);
-            let floor = keyed.target.glibc_ceiling.as_deref().expect("gnu has a ceiling");
-            assert!(env.zig_target.ends_with(&format!(".{floor}")), "{}", env.zig_target);
+            let floor = keyed
+                .target
+                .glibc_ceiling
+                .as_deref()
+                .expect("gnu has a ceiling");
+            assert!(
+                env.zig_target.ends_with(&format!(".{floor}")),
+                "{}",
+                env.zig_target
+            );
         }
     }
 
@@ -155,6 +179,9 @@ mod tests {
             .collect();
         assert_eq!(remap.len(), 3);
         assert_eq!(remap[2], "--remap-path-prefix=/src dir/target=/thaw-target");
-        assert!(env.encoded_rustflags().contains("\u{1f}--remap-path-prefix=/src dir="));
+        assert!(
+            env.encoded_rustflags()
+                .contains("\u{1f}--remap-path-prefix=/src dir=")
+        );
     }
 }

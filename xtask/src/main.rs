@@ -1,1 +1,233 @@
-fn main() {}
+//! thaw's host tool. Every step of the build, for this machine and for the Nix flake alike:
+//! `setup`, `build`, `package`, `verify`, `dist` (all three), `smoke`, `sigill`, `repro`, `test`.
+
+mod atomic;
+mod build;
+mod build_env;
+mod emulator;
+mod package;
+mod repro;
+mod setup;
+mod sigill;
+mod smoke;
+mod targets;
+mod test_suite;
+mod tools;
+mod verify;
+mod workspace;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use targets::Table;
+use workspace::Workspace;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "thaw: reproducible Rust builds for AWS Lambda"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what building and testing need and is missing (Rust targets, zig,
+    /// cargo-zigbuild, cargo-auditable, qemu-user, skopeo, umoci, unzip, nix).
+    Setup,
+    /// Cross-build the Lambda binaries into target/thaw/KEY/.
+    Build {
+        /// A key of nix/targets.toml, several separated by commas, or `all`.
+        #[arg(long, default_value = "all")]
+        target: String,
+    },
+    /// Print a target's build environment as JSON (what the Nix builds must match).
+    BuildEnv {
+        #[arg(long)]
+        target: String,
+    },
+    /// Package built binaries: function ZIPs, layer ZIPs, OCI images, SHA256SUMS.
+    Package {
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Directory holding one directory of binaries per key (default target/thaw);
+        /// with a single --target, use --bins for that target's directory itself.
+        #[arg(long)]
+        bins_root: Option<PathBuf>,
+        /// The binaries of the one selected target.
+        #[arg(long, conflicts_with = "bins_root")]
+        bins: Option<PathBuf>,
+        /// Output directory, replaced as a whole (default target/thaw/dist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify binaries, ZIPs and OCI images (default: target/thaw/dist).
+    Verify {
+        /// The target of every path, when their names do not tell.
+        #[arg(long)]
+        target: Option<String>,
+        paths: Vec<PathBuf>,
+    },
+    /// build + package + verify: the release set in target/thaw/dist.
+    Dist {
+        #[arg(long, default_value = "all")]
+        target: String,
+    },
+    /// Run the built binaries against the local Lambda emulator (native and qemu).
+    Smoke {
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// The binaries of the one selected target (default target/thaw/KEY).
+        #[arg(long)]
+        bins: Option<PathBuf>,
+        /// -L directory for glibc binaries under qemu (default: the table's).
+        #[arg(long)]
+        qemu_sysroot: Option<PathBuf>,
+    },
+    /// The ISA negative control: code for a newer CPU must die with SIGILL under qemu.
+    Sigill {
+        #[arg(long, default_value = "all")]
+        target: String,
+        #[arg(long)]
+        qemu_sysroot: Option<PathBuf>,
+    },
+    /// Two clean builds in different directories must give identical SHA256SUMS.
+    Repro {
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Keep the two build directories for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The whole test suite (what CI runs): lints, builds, verify, smoke, tests, repro.
+    Test {
+        /// Check reproducibility for every target, not one gnu and one musl.
+        #[arg(long)]
+        full_repro: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ws = Workspace::locate()?;
+    let table = Table::load(&ws.root)?;
+    match cli.command {
+        Command::Setup => setup::setup(&table),
+        Command::Build { target } => {
+            build::build(&ws, &table, &table.select(&target)?)?;
+            Ok(())
+        }
+        Command::BuildEnv { target } => {
+            let keyed = table.select(&target)?;
+            let [keyed] = keyed.as_slice() else {
+                anyhow::bail!("build-env takes exactly one target");
+            };
+            let env = build_env::BuildEnv::new(&table, *keyed, None);
+            println!("{}", serde_json::to_string_pretty(&env)?);
+            Ok(())
+        }
+        Command::Package {
+            target,
+            bins_root,
+            bins,
+            out,
+        } => {
+            let selected = table.select(&target)?;
+            if bins.is_some() && selected.len() != 1 {
+                anyhow::bail!("--bins names one target's binaries: select one --target");
+            }
+            let root = bins_root.unwrap_or_else(|| ws.thaw_dir());
+            let dir_of = |key: &str| bins.clone().unwrap_or_else(|| root.join(key));
+            let out = out.unwrap_or_else(|| ws.dist_dir());
+            let written = package::package(&table, &ws.bins, &selected, &dir_of, &out)?;
+            eprintln!(
+                "packaged {} artifacts into {}",
+                written.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Verify { target, paths } => {
+            let target = target.map(|t| table.select(&t)).transpose()?;
+            let one = match target.as_deref() {
+                Some([one]) => Some(*one),
+                Some(_) => anyhow::bail!("--target takes exactly one key"),
+                None => None,
+            };
+            let paths = if paths.is_empty() {
+                vec![ws.dist_dir()]
+            } else {
+                paths
+            };
+            let ctx = verify::Scope {
+                table: &table,
+                bins: &ws.bins,
+                target: one,
+            };
+            verify::run(&ctx, &paths)
+        }
+        Command::Dist { target } => {
+            let selected = table.select(&target)?;
+            build::build(&ws, &table, &selected)?;
+            let root = ws.thaw_dir();
+            let dir_of = |key: &str| root.join(key);
+            package::package(&table, &ws.bins, &selected, &dir_of, &ws.dist_dir())
+                .context("packaging")?;
+            let ctx = verify::Scope {
+                table: &table,
+                bins: &ws.bins,
+                target: None,
+            };
+            verify::run(&ctx, &[ws.dist_dir()])
+        }
+        Command::Smoke {
+            target,
+            bins,
+            qemu_sysroot,
+        } => {
+            let selected = table.select(&target)?;
+            if bins.is_some() && selected.len() != 1 {
+                anyhow::bail!("--bins names one target's binaries: select one --target");
+            }
+            let rt = tokio::runtime::Runtime::new()?;
+            for keyed in selected {
+                let dir = bins.clone().unwrap_or_else(|| ws.bins_dir(keyed.key));
+                rt.block_on(smoke::smoke(keyed, &ws.bins, &dir, qemu_sysroot.as_deref()))?;
+            }
+            Ok(())
+        }
+        Command::Sigill {
+            target,
+            qemu_sysroot,
+        } => {
+            for keyed in table.select(&target)? {
+                let built = ws.bins_dir(keyed.key);
+                let built = built.exists().then_some(built);
+                sigill::sigill(
+                    &ws,
+                    &table,
+                    keyed,
+                    qemu_sysroot.as_deref(),
+                    built.as_deref(),
+                )?;
+            }
+            Ok(())
+        }
+        Command::Repro { target, keep } => repro::repro(&ws, &table, &table.select(&target)?, keep),
+        Command::Test { full_repro } => {
+            test_suite::run(&ws, &table, &test_suite::Options { full_repro })
+        }
+    }
+}

@@ -61,6 +61,10 @@ pub struct Target {
     pub arch: String,
     pub elf_machine: u16,
     pub oci_arch: String,
+    #[expect(
+        dead_code,
+        reason = "read by the Nix flake; parsed here so the table stays checked"
+    )]
     pub nix_system: String,
     pub loader: Option<String>,
     pub glibc_ceiling: Option<String>,
@@ -87,8 +91,8 @@ pub struct Keyed<'a> {
 impl Table {
     pub fn load(workspace: &Path) -> Result<Self> {
         let path = workspace.join(TABLE_PATH);
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("in the target table {}", path.display()))
     }
 
@@ -118,7 +122,11 @@ impl Table {
                     .with_context(|| format!("target {key}: glibc_ceiling {ceiling:?}"))?;
             }
             if !t.rust_target.starts_with(&format!("{}-", t.arch)) {
-                bail!("target {key}: rust_target {} is not for arch {}", t.rust_target, t.arch);
+                bail!(
+                    "target {key}: rust_target {} is not for arch {}",
+                    t.rust_target,
+                    t.arch
+                );
             }
         }
         Ok(())
@@ -183,7 +191,11 @@ mod tests {
         let table = repo_table();
         let keys: Vec<_> = table.targets.keys().map(String::as_str).collect();
         assert_eq!(keys, ["arm64", "arm64-musl", "x86_64", "x86_64-musl"]);
-        let gnu = table.all().iter().filter(|k| k.target.libc == Libc::Gnu).count();
+        let gnu = table
+            .all()
+            .iter()
+            .filter(|k| k.target.libc == Libc::Gnu)
+            .count();
         assert_eq!(gnu, 2);
     }
 
@@ -212,7 +224,10 @@ mod tests {
     fn select_rejects_unknown_keys_naming_the_valid_ones() {
         let table = repo_table();
         let err = table.select("arm65").expect_err("unknown").to_string();
-        assert!(err.contains("arm65") && err.contains("x86_64-musl"), "{err}");
+        assert!(
+            err.contains("arm65") && err.contains("x86_64-musl"),
+            "{err}"
+        );
         assert_eq!(table.select("all").expect("all").len(), 4);
         assert_eq!(table.select("arm64,x86_64").expect("two").len(), 2);
     }
@@ -228,7 +243,10 @@ mod tests {
         );
         assert_ne!(broken, text);
         let err = format!("{:#}", Table::parse(&broken).expect_err("invalid"));
-        assert!(err.contains("x86_64-musl") && err.contains("loader"), "{err}");
+        assert!(
+            err.contains("x86_64-musl") && err.contains("loader"),
+            "{err}"
+        );
     }
 
     #[test]
