@@ -4,6 +4,7 @@
 mod atomic;
 mod build;
 mod build_env;
+mod emulate;
 mod emulator;
 mod package;
 mod repro;
@@ -12,6 +13,7 @@ mod sigill;
 mod smoke;
 mod targets;
 mod test_suite;
+mod timefmt;
 mod tools;
 mod verify;
 mod workspace;
@@ -101,6 +103,33 @@ enum Command {
         /// Keep the two build directories for inspection.
         #[arg(long)]
         keep: bool,
+    },
+    /// A local Lambda: run a function ZIP (or binary) with extension layers and invoke
+    /// it over HTTP like Lambda's runtime interface emulator.
+    Emulate {
+        /// Function ZIP, directory holding `bootstrap`, or the binary itself.
+        #[arg(long)]
+        function: PathBuf,
+        /// Layer ZIP or directory (its `extensions/` are started); repeatable.
+        #[arg(long)]
+        layer: Vec<PathBuf>,
+        /// Port of the invoke endpoint on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        /// Memory size in MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+        #[arg(long, default_value_t = 128)]
+        memory: u32,
+        /// Invocation timeout in seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+        /// Extra environment for the function and extensions, KEY=VALUE; repeatable.
+        #[arg(long = "env", value_parser = emulate::parse_env)]
+        env: Vec<(String, String)>,
+        /// Shut down after this many invocations instead of waiting for Ctrl-C.
+        #[arg(long)]
+        invocations: Option<u64>,
+        #[arg(long)]
+        qemu_sysroot: Option<PathBuf>,
     },
     /// The whole test suite (what CI runs): lints, builds, verify, smoke, tests, repro.
     Test {
@@ -224,6 +253,28 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
             Ok(())
+        }
+        Command::Emulate {
+            function,
+            layer,
+            port,
+            memory,
+            timeout,
+            env,
+            invocations,
+            qemu_sysroot,
+        } => {
+            let options = emulate::Options {
+                function,
+                layers: layer,
+                port,
+                memory_mb: memory,
+                timeout: std::time::Duration::from_secs(timeout),
+                env,
+                invocations,
+                qemu_sysroot,
+            };
+            tokio::runtime::Runtime::new()?.block_on(emulate::emulate(&table, options))
         }
         Command::Repro { target, keep } => repro::repro(&ws, &table, &table.select(&target)?, keep),
         Command::Test { full_repro } => {

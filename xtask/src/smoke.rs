@@ -2,9 +2,9 @@
 //! host can, and under qemu-user with the table's CPU model — and checks that each function
 //! answers an invocation and the extension registers and exits on SHUTDOWN.
 
-use crate::emulator::sandbox::{self, Exit, Launcher, Proc};
+use crate::emulator::environment::{Environment, Spec};
+use crate::emulator::sandbox::{Exit, Launcher};
 use crate::emulator::state::Outcome;
-use crate::emulator::{FunctionInfo, Server};
 use crate::targets::{Keyed, Libc, Target};
 use crate::tools;
 use crate::workspace::Bins;
@@ -113,23 +113,26 @@ async fn run_one(
         "{} is missing: run `cargo xtask build`",
         function.display()
     );
-    let info = FunctionInfo {
-        name: "thaw-emulated".into(),
-        version: "$LATEST".into(),
-        handler: "bootstrap".into(),
-    };
-    let server = Server::start(info).await?;
-    let env = sandbox::lambda_env(&server, MEMORY_MB, INVOKE_TIMEOUT);
-    let mut exts =
-        sandbox::start_extensions(&server, launcher, extensions, &env, INIT_TIMEOUT).await?;
-    let mut runtime = Proc::spawn("runtime", launcher.command(function), &env)?;
-    sandbox::wait_runtime_ready(&server, &mut runtime, INIT_TIMEOUT).await?;
+    let env = Environment::start(Spec {
+        launcher: launcher.clone(),
+        function: function.to_path_buf(),
+        extensions: extensions.to_vec(),
+        memory_mb: MEMORY_MB,
+        timeout: INVOKE_TIMEOUT,
+        init_timeout: INIT_TIMEOUT,
+        extra_env: Vec::new(),
+        echo: false,
+    })
+    .await?;
     let payload = serde_json::to_vec(&smoke_event())?;
-    let outcome = server.invoke(payload, INVOKE_TIMEOUT).await;
-    let (runtime_exit, ext_exits) = sandbox::shutdown(&server, &mut runtime, &mut exts).await;
+    let outcome = env.invoke(payload).await;
+    let shutdown = env.shutdown().await;
     let response = match outcome {
         Outcome::Response(body) => body,
-        other => bail!("invocation failed: {other:?}; output {:?}", runtime.lines()),
+        other => bail!(
+            "invocation failed: {other:?}; output {:?}",
+            env.runtime.lock().await.lines()
+        ),
     };
     let response: serde_json::Value =
         serde_json::from_slice(&response).context("the function's response is not JSON")?;
@@ -146,7 +149,7 @@ async fn run_one(
             "unexpected greeting: {body}"
         );
     }
-    for (ext, exit) in exts.iter().zip(&ext_exits) {
+    for (ext, (_, exit)) in env.extensions.lock().await.iter().zip(&shutdown.extensions) {
         match exit {
             Exit::Exited(status) if status.success() => {}
             other => bail!(
@@ -162,8 +165,9 @@ async fn run_one(
             ext.lines()
         );
     }
-    let _ = runtime_exit; // the runtime is SIGTERMed; lambda_runtime need not catch it
-    let registered: Vec<String> = server
+    // The runtime is SIGTERMed: lambda_runtime need not catch it, so its exit is not judged.
+    let registered: Vec<String> = env
+        .server
         .state
         .lock()
         .extensions

@@ -85,7 +85,13 @@ impl Bins {
     fn load() -> Self {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let output = Command::new(cargo)
-            .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
             .current_dir(workspace_root())
             .output()
             .expect("cargo metadata runs");
@@ -108,7 +114,11 @@ impl Bins {
             .as_array()
             .expect("targets")
             .iter()
-            .filter(|t| t["kind"].as_array().is_some_and(|k| k.contains(&"bin".into())))
+            .filter(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.contains(&"bin".into()))
+            })
             .map(|t| t["name"].as_str().expect("target name").to_owned())
             .filter(|name| !extensions.contains(name))
             .collect();
@@ -139,15 +149,18 @@ struct Fixture {
 }
 
 /// A channel manifest in rustup's format with what the fake fenix reads: the Rust
-/// version, the host components, and rust-std for every target of the table.
+/// version, the host components, and rust-std for every target of the table. Like the
+/// real 1.95.0 manifest, it has host tools for the Linux build systems only.
 fn write_manifest(path: &Path, version: &str, table: &Table) -> Result<()> {
     let mut text = format!(
         "manifest-version = \"2\"\ndate = \"2026-04-16\"\n\n[pkg.rust]\nversion = \"{version} (0000000 2026-04-14)\"\n"
     );
     for component in ["cargo", "rustc", "rust-std", "rustfmt", "clippy"] {
-        text.push_str(&format!(
-            "\n[pkg.{component}.target.host]\navailable = true\n"
-        ));
+        for system in LINUX_SYSTEMS {
+            text.push_str(&format!(
+                "\n[pkg.{component}.target.host-{system}]\navailable = true\n"
+            ));
+        }
     }
     for key in table.keys() {
         let triple = table.field(&key, "rust_target").context("rust_target")?;
@@ -296,7 +309,11 @@ impl Fixture {
     fn flake(&self, subcommand: &str, args: &[&str]) -> Result<Output> {
         let mut command = nix_command();
         command
-            .args(["flake", subcommand, &format!("path:{}", self.flake.display())])
+            .args([
+                "flake",
+                subcommand,
+                &format!("path:{}", self.flake.display()),
+            ])
             .args(args)
             .args(self.override_args(&self.manifest));
         run(command)
@@ -337,16 +354,14 @@ fn expected_packages(table: &Table, bins: &Bins) -> BTreeSet<String> {
     expected
 }
 
-fn expected_checks(table: &Table, system: &str) -> BTreeSet<String> {
-    let mut expected: BTreeSet<String> = ["fmt", "nixfmt", "clippy", "tests", "audit"]
+fn expected_checks(table: &Table) -> BTreeSet<String> {
+    let mut expected: BTreeSet<String> = ["fmt", "clippy", "tests", "audit"]
         .map(str::to_owned)
         .into();
     for key in table.keys() {
         expected.insert(format!("verify-{key}"));
         expected.insert(format!("reproducible-{key}"));
-        if system.ends_with("-linux") {
-            expected.insert(format!("smoke-{key}"));
-        }
+        expected.insert(format!("smoke-{key}"));
     }
     expected
 }
@@ -356,16 +371,21 @@ fn every_output_exists_for_every_build_system() {
     let fixture = fixture();
     let table = Table::load();
     let bins = Bins::load();
-    let outputs = fixture
-        .eval(
-            "",
-            Some(
-                "f: builtins.mapAttrs (_: perSystem: builtins.mapAttrs (_: v: \
-                 if v ? type then [ v.type ] else builtins.attrNames v) perSystem) \
-                 { inherit (f) packages checks devShells formatter apps; }",
-            ),
-        )
-        .expect("the outputs evaluate");
+    let mut outputs = serde_json::Map::new();
+    for output in ["packages", "checks", "devShells", "formatter", "apps"] {
+        let value = fixture
+            .eval(
+                output,
+                Some(
+                    "o: builtins.mapAttrs (_: perSystem: if perSystem ? type then \
+                     [ perSystem.type ] else builtins.mapAttrs (_: v: if v ? type then \
+                     [ v.type ] else builtins.attrNames v) perSystem) o",
+                ),
+            )
+            .unwrap_or_else(|e| panic!("{output} evaluates: {e:#}"));
+        outputs.insert(output.to_owned(), value);
+    }
+    let outputs = Value::Object(outputs);
     for system in ALL_SYSTEMS {
         let packages: BTreeSet<String> = outputs["packages"][system]
             .as_object()
@@ -384,25 +404,61 @@ fn every_output_exists_for_every_build_system() {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(checks, expected_checks(&table, system), "checks.{system}");
-        assert!(
-            outputs["devShells"][system]["default"].is_array(),
-            "devShells.{system}.default"
-        );
+        assert_eq!(checks, expected_checks(&table), "checks.{system}");
         assert_eq!(
             outputs["formatter"][system],
             serde_json::json!(["derivation"]),
             "formatter.{system}"
         );
-        for app in ["emulate", "bench"] {
-            assert!(
-                names(&outputs["apps"][system][app]).contains("program"),
-                "apps.{system}.{app}"
-            );
-        }
     }
     for system in LINUX_SYSTEMS {
-        assert!(outputs["packages"][system].is_object(), "{system}");
+        assert!(
+            outputs["devShells"][system]["default"].is_array(),
+            "devShells.{system}.default"
+        );
+        for app in ["emulate", "bench"] {
+            assert_eq!(
+                outputs["apps"][system][app],
+                serde_json::json!(["app"]),
+                "apps.{system}.{app}"
+            );
+            let program = fixture
+                .eval(&format!("apps.{system}.{app}.program"), None)
+                .expect("the app's program evaluates");
+            let script = fixture
+                .eval(
+                    &format!("apps.{system}.{app}"),
+                    Some("a: builtins.head (builtins.match \"/nix/store/[^-]*-(.*)\" a.program)"),
+                )
+                .expect("program name");
+            assert_eq!(script, format!("thaw-{app}").as_str(), "{program}");
+        }
+    }
+}
+
+/// The manifest has no cargo for darwin: a darwin host gets the outputs of the Linux
+/// system with its CPU (buildable with a Linux remote builder), no shell or apps.
+#[test]
+fn a_host_without_rust_host_tools_gets_the_linux_outputs_of_its_cpu() {
+    let fixture = fixture();
+    let drv_paths = "ps: builtins.mapAttrs (_: p: p.drvPath) ps";
+    for output in ["packages", "checks"] {
+        let darwin = fixture
+            .eval(&format!("{output}.aarch64-darwin"), Some(drv_paths))
+            .expect("darwin evaluates");
+        let linux = fixture
+            .eval(&format!("{output}.aarch64-linux"), Some(drv_paths))
+            .expect("linux evaluates");
+        assert_eq!(darwin, linux, "{output}.aarch64-darwin");
+    }
+    for output in ["devShells", "apps"] {
+        let darwin = fixture
+            .eval(
+                &format!("{output}.aarch64-darwin"),
+                Some("builtins.attrNames"),
+            )
+            .expect("darwin evaluates");
+        assert_eq!(darwin, serde_json::json!([]), "{output}.aarch64-darwin");
     }
 }
 
@@ -436,7 +492,7 @@ const ENV_APPLY: &str = "d: let pick = drv: { inherit (drv) name buildPhaseCargo
      cargoVendorDir = drv.cargoVendorDir.outPath; \
      tools = map (t: t.name) drv.nativeBuildInputs; }; \
      in { final = pick d // { inherit (d) installPhaseCommand dontFixup; \
-     outPath = d.outPath; }; deps = pick d.cargoArtifacts; }";
+     out = d.outPath; }; deps = pick d.cargoArtifacts; }";
 
 fn xtask_build_env(key: &str) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -531,7 +587,7 @@ fn every_build_environment_equals_xtask_build_env() {
             let strip = |v: &Value| {
                 let mut v = v.clone();
                 let map = v.as_object_mut().expect("object");
-                for volatile in ["name", "installPhaseCommand", "dontFixup", "outPath"] {
+                for volatile in ["name", "installPhaseCommand", "dontFixup", "out"] {
                     map.remove(volatile);
                 }
                 v
@@ -594,7 +650,7 @@ fn the_toolchain_comes_from_the_manifest_with_every_target() {
         .collect();
     for component in ["cargo", "rustc", "rust-std", "rustfmt", "clippy"] {
         assert!(
-            components.contains(&(component.to_owned(), "host".to_owned())),
+            components.contains(&(component.to_owned(), "host-x86_64-linux".to_owned())),
             "{component} in {components:?}"
         );
     }
@@ -642,74 +698,58 @@ fn build_command(fixture: &Fixture, attr: &str) -> String {
     str_of(&value, attr).to_owned()
 }
 
-fn out_path(fixture: &Fixture, attr: &str) -> String {
-    let value = fixture
-        .eval(attr, Some("d: d.outPath"))
-        .expect("outPath evaluates");
-    str_of(&value, attr).to_owned()
-}
-
-/// xtask's path as the flake builds it: crane's buildPackage of package xtask.
-fn xtask_exe(fixture: &Fixture, system: &str) -> String {
-    let xtask = fixture
-        .eval(
-            &format!("packages.{system}.layer-arm64"),
-            Some(
-                "d: let x = builtins.head d.artifacts.nativeBuildInputs or [ ]; in null",
-            ),
-        )
-        .ok();
-    drop(xtask);
-    let info = fixture
-        .eval(
-            &format!("apps.{system}.emulate"),
-            Some("a: a.program"),
-        )
-        .expect("apps evaluate");
-    let script = str_of(&info, "program").to_owned();
-    let text = fixture
-        .eval(
-            &format!("apps.{system}.emulate"),
-            Some("a: builtins.unsafeDiscardStringContext a.program"),
-        )
-        .expect("program");
-    drop(text);
-    script
-}
-
 #[test]
 fn artifacts_and_checks_run_xtask_with_the_right_arguments() {
     let fixture = fixture();
     let table = Table::load();
     let bins = Bins::load();
     for system in LINUX_SYSTEMS {
+        // xtask runs on the build platform: crane's native build of package xtask.
         let xtask = fixture
             .eval(
-                &format!("checks.{system}.verify-arm64"),
-                Some("d: let x = d.xtask; in { name = x.name; cmd = x.cargoExtraArgs; out = x.outPath; }"),
+                &format!("packages.{system}.layer-arm64"),
+                Some(
+                    "d: { inherit (d.artifacts.xtask) fakeCraneFunction cargoExtraArgs \
+                     system doCheck; out = d.artifacts.xtask.outPath; \
+                     target = d.artifacts.xtask.CARGO_BUILD_TARGET or null; }",
+                ),
             )
             .expect("xtask evaluates");
-        let _ = xtask;
-        let _ = xtask_exe;
+        assert_eq!(xtask["fakeCraneFunction"], "buildPackage", "{xtask}");
+        assert_eq!(
+            xtask["cargoExtraArgs"], "--locked --package xtask",
+            "{xtask}"
+        );
+        assert_eq!(xtask["system"], system, "{xtask}");
+        assert_eq!(xtask["target"], Value::Null, "xtask is not cross compiled");
+        let xtask_bin = format!("{}/bin/xtask", str_of(&xtask["out"], "xtask's out path"));
         for key in table.keys() {
-            let bins_dir = format!(
-                "{}/bin",
-                out_path(&fixture, &format!("packages.{system}.bins-{key}"))
+            let bins_drv = fixture
+                .eval(
+                    &format!("packages.{system}.bins-{key}"),
+                    Some("d: { inherit (d) src; out = d.outPath; }"),
+                )
+                .expect("bins evaluate");
+            let bins_dir = format!("{}/bin", str_of(&bins_drv["out"], "out path"));
+            // xtask runs inside the same workspace the binaries were built from.
+            let in_workspace = format!(
+                "(cd {} && CARGO_HOME=\"$TMPDIR/cargo-home\" {xtask_bin} ",
+                str_of(&bins_drv["src"], "src")
             );
             let packaged = fixture
                 .eval(
                     &format!("packages.{system}.layer-{key}"),
-                    Some("d: { inherit (d.artifacts) buildCommand outPath; }"),
+                    Some("d: { inherit (d.artifacts) buildCommand; out = d.artifacts.outPath; }"),
                 )
                 .expect("the packaged artifacts evaluate");
             let package = str_of(&packaged["buildCommand"], "package");
             assert!(
                 package.contains(&format!(
-                    "/bin/xtask package --target {key} --bins {bins_dir} --out \"$out\""
-                )),
+                    "{in_workspace}package --target {key} --bins {bins_dir} --out \"$TMPDIR/artifacts\")"
+                )) && package.contains("mv \"$TMPDIR/artifacts\" \"$out\""),
                 "{system} {key}: {package}"
             );
-            let packaged_out = str_of(&packaged["outPath"], "outPath");
+            let packaged_out = str_of(&packaged["out"], "out path");
             let verify = build_command(fixture, &format!("checks.{system}.verify-{key}"));
             let mut expected: Vec<String> = bins
                 .all()
@@ -731,11 +771,15 @@ fn artifacts_and_checks_run_xtask_with_the_right_arguments() {
                     }
                 }
             }
-            let line = verify
-                .lines()
-                .find(|l| l.contains("/bin/xtask verify"))
+            let start = verify
+                .find(&format!("{in_workspace}verify "))
                 .unwrap_or_else(|| panic!("{system} verify-{key} runs xtask verify: {verify}"));
-            let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+            let line = verify[start + in_workspace.len()..]
+                .lines()
+                .next()
+                .expect("a line")
+                .trim_end_matches(')');
+            let args: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(args[..3], ["verify", "--target", key.as_str()], "{line}");
             let paths: BTreeSet<&str> = args[3..].iter().copied().collect();
             let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
@@ -743,7 +787,9 @@ fn artifacts_and_checks_run_xtask_with_the_right_arguments() {
 
             let smoke = build_command(fixture, &format!("checks.{system}.smoke-{key}"));
             assert!(
-                smoke.contains(&format!("/bin/xtask smoke --target {key} --bins {bins_dir}")),
+                smoke.contains(&format!(
+                    "{in_workspace}smoke --target {key} --bins {bins_dir}"
+                )),
                 "{system} smoke-{key}: {smoke}"
             );
             assert_eq!(
@@ -755,15 +801,26 @@ fn artifacts_and_checks_run_xtask_with_the_right_arguments() {
             let repro = build_command(fixture, &format!("checks.{system}.reproducible-{key}"));
             assert_eq!(
                 repro
-                    .matches(&format!("/bin/xtask package --target {key} --bins {bins_dir}"))
+                    .matches(&format!(
+                        "{xtask_bin} package --target {key} --bins {bins_dir}"
+                    ))
                     .count(),
                 2,
                 "{system} reproducible-{key} packages twice: {repro}"
             );
             assert!(
-                repro.contains(&format!("diff -r \"$TMPDIR/one/out\" {packaged_out}")),
-                "{system} reproducible-{key} compares with the release: {repro}"
+                repro.contains(&format!("diff -r \"$TMPDIR/one/out\" {packaged_out}"))
+                    && repro.contains(
+                        "diff -r \"$TMPDIR/one/out\" \"$TMPDIR/elsewhere/two/artifacts\""
+                    ),
+                "{system} reproducible-{key} compares both runs and the release: {repro}"
             );
+            for dir in ["$TMPDIR/one/ws", "$TMPDIR/elsewhere/two/workspace"] {
+                assert!(
+                    repro.contains(&format!("(cd \"{dir}\" && ")),
+                    "{system} reproducible-{key} packages from {dir}: {repro}"
+                );
+            }
 
             // User-facing outputs copy their files out of the packaged output.
             let layer = build_command(fixture, &format!("packages.{system}.layer-{key}"));
@@ -956,7 +1013,10 @@ fn flake_lock_matches_the_pins_and_flake_nix() {
     assert_eq!(lock["root"], "root");
     let nodes = lock["nodes"].as_object().expect("nodes");
     let expected_nodes: BTreeSet<String> = pins.keys().cloned().chain(["root".into()]).collect();
-    assert_eq!(nodes.keys().cloned().collect::<BTreeSet<_>>(), expected_nodes);
+    assert_eq!(
+        nodes.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_nodes
+    );
 
     for (name, pin) in &pins {
         let node = &nodes[name];
@@ -966,7 +1026,7 @@ fn flake_lock_matches_the_pins_and_flake_nix() {
         match pin.kind.as_str() {
             "github" => {
                 let (owner, repo) = pin.owner_repo_or_url.split_once('/').expect("owner/repo");
-                for field in [&locked, &node["original"]] {
+                for field in [locked, &node["original"]] {
                     assert_eq!(field["owner"], owner, "{name}");
                     assert_eq!(field["repo"], repo, "{name}");
                     assert_eq!(field["type"], "github", "{name}");
@@ -1014,7 +1074,11 @@ fn flake_lock_matches_the_pins_and_flake_nix() {
     let root_inputs = nodes["root"]["inputs"].as_object().expect("root inputs");
     assert_eq!(
         root_inputs.keys().collect::<BTreeSet<_>>(),
-        inputs.as_object().expect("inputs").keys().collect::<BTreeSet<_>>()
+        inputs
+            .as_object()
+            .expect("inputs")
+            .keys()
+            .collect::<BTreeSet<_>>()
     );
     for (name, input) in inputs.as_object().expect("inputs") {
         let node = str_of(&root_inputs[name], "node name");

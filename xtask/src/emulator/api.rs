@@ -12,6 +12,7 @@ pub type Reply = Response<Full<Bytes>>;
 
 const RUNTIME: &str = "/2018-06-01/runtime";
 const EXTENSION: &str = "/2020-01-01/extension";
+const TELEMETRY: &str = "/2022-07-01/telemetry";
 const EXT_NAME: &str = "lambda-extension-name";
 const EXT_ID: &str = "lambda-extension-identifier";
 
@@ -53,6 +54,9 @@ pub async fn handle(state: Shared, function: FunctionInfo, req: Request<Incoming
     if let Some(rest) = path.strip_prefix(RUNTIME) {
         return runtime(&state, &method, rest, body, error_type).await;
     }
+    if path == TELEMETRY && method == Method::PUT {
+        return subscribe(&state, ext_id, &body);
+    }
     if let Some(rest) = path.strip_prefix(EXTENSION) {
         return extension(&state, &function, &method, rest, ext_name, ext_id, body).await;
     }
@@ -72,15 +76,16 @@ async fn runtime(
 ) -> Reply {
     match (method, rest) {
         (&Method::GET, "/invocation/next") => {
-            state.update(|s| s.runtime_ready = true);
+            state.runtime_ready();
             // INIT gating: nothing reaches the runtime before every extension is ready.
             let inv = state
                 .wait_for(|s| {
-                    if s.extensions.iter().all(|e| e.ready) {
-                        s.pending.pop_front()
-                    } else {
-                        None
+                    if !s.extensions.iter().all(|e| e.ready) {
+                        return None;
                     }
+                    let inv = s.pending.pop_front()?;
+                    super::state::State::started(s, &inv.request_id);
+                    Some(inv)
                 })
                 .await;
             let mut r = Response::new(Full::new(Bytes::from(inv.payload)));
@@ -229,4 +234,27 @@ async fn extension(
         }
         _ => error(StatusCode::NOT_FOUND, "NotFound", rest),
     }
+}
+
+/// `PUT /2022-07-01/telemetry`: a registered extension subscribes; delivery starts with
+/// everything logged so far (Lambda buffers the INIT events for late subscribers).
+fn subscribe(state: &Shared, id: Option<String>, body: &[u8]) -> Reply {
+    let Some(id) = id.filter(|id| state.lock().extensions.iter().any(|e| &e.id == id)) else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "InvalidExtensionIdentifier",
+            "unknown or missing Lambda-Extension-Identifier",
+        );
+    };
+    let sub = match super::telemetry::parse_subscription(&id, body) {
+        Ok(sub) => sub,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "ValidationError", &message),
+    };
+    let index = state.update(|s| {
+        s.subscriptions.push(sub);
+        s.subscriptions.len() - 1
+    });
+    let task = tokio::spawn(super::telemetry::deliver(state.clone(), index));
+    state.update(|s| s.tasks.push(task.abort_handle()));
+    reply(StatusCode::OK, json!("OK"))
 }

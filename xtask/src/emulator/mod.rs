@@ -2,8 +2,11 @@
 //! and a sandbox that starts extensions then the runtime, and shuts them down like Lambda.
 
 mod api;
+pub mod environment;
+pub mod invoke;
 pub mod sandbox;
 pub mod state;
+pub mod telemetry;
 
 use anyhow::{Context, Result};
 pub use api::FunctionInfo;
@@ -25,17 +28,20 @@ pub struct Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.accept.abort();
+        for task in self.state.lock().tasks.drain(..) {
+            task.abort();
+        }
     }
 }
 
 impl Server {
     /// Serves the Lambda APIs on an ephemeral 127.0.0.1 port.
-    pub async fn start(function: FunctionInfo) -> Result<Self> {
+    pub async fn start(function: FunctionInfo, memory_mb: u32) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the emulator's API port on 127.0.0.1")?;
         let addr = listener.local_addr()?;
-        let state: Shared = Arc::new(State::default());
+        let state: Shared = Arc::new(State::new(memory_mb));
         let accept = tokio::spawn(accept_loop(listener, state.clone(), function));
         Ok(Self {
             addr,

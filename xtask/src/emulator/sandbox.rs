@@ -77,7 +77,12 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub fn spawn(name: &str, mut cmd: Command, env: &[(String, String)]) -> Result<Self> {
+    pub fn spawn(
+        name: &str,
+        mut cmd: Command,
+        env: &[(String, String)],
+        echo: bool,
+    ) -> Result<Self> {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         let output = Arc::new(Mutex::new(Vec::new()));
@@ -95,9 +100,13 @@ impl Proc {
         .flatten()
         {
             let output = output.clone();
+            let prefix = echo.then(|| name.to_owned());
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(prefix) = &prefix {
+                        eprintln!("[{prefix}] {line}");
+                    }
                     output.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
             });
@@ -151,13 +160,17 @@ pub async fn start_extensions(
     extensions: &[PathBuf],
     env: &[(String, String)],
     init_timeout: Duration,
+    echo: bool,
 ) -> Result<Vec<Proc>> {
+    server.state.start_init();
     let mut procs = Vec::new();
     for path in extensions {
         let name = path
             .file_name()
             .map_or_else(|| "extension".into(), |n| n.to_string_lossy().into_owned());
-        procs.push(Proc::spawn(&name, launcher.command(path), env)?);
+        let proc = Proc::spawn(&name, launcher.command(path), env, echo)?;
+        server.state.update(|s| s.pids.extend(proc.pid()));
+        procs.push(proc);
     }
     let started = Instant::now();
     loop {

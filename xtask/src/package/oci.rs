@@ -46,7 +46,7 @@ pub fn layout(spec: &ImageSpec<'_>) -> Result<BTreeMap<String, Vec<u8>>> {
         layer_descriptors.push(descriptor(MEDIA_LAYER, &gz));
         add_blob(&mut files, gz);
     }
-    let created = rfc3339(spec.epoch);
+    let created = crate::timefmt::rfc3339_secs(spec.epoch);
     let config = json!({
         "created": created,
         "architecture": spec.oci_arch,
@@ -103,43 +103,9 @@ pub fn archive(files: &BTreeMap<String, Vec<u8>>, epoch: i64) -> Result<Vec<u8>>
     tar_layer::tar(entries, epoch.max(0) as u64)
 }
 
-/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
-fn rfc3339(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_format_as_rfc3339() {
-        assert_eq!(rfc3339(315_532_800), "1980-01-01T00:00:00Z");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400 + 3_723), "2000-02-29T01:02:03Z");
-    }
 
     #[test]
     fn the_layout_links_index_manifest_config_and_layers_by_digest() {
