@@ -83,3 +83,6 @@ async fn accept_loop(listener: TcpListener, state: Shared, function: FunctionInf
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
