@@ -70,3 +70,26 @@ pub fn describe(cmd: &Command) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_names_itself_and_the_fix() {
+        let err = require("thaw-no-such-tool", "cargo xtask setup").expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            "`thaw-no-such-tool` is not installed: run `cargo xtask setup`"
+        );
+        assert!(require("sh", "apt-get install dash").is_ok());
+    }
+
+    #[test]
+    fn failing_commands_are_named_with_their_stderr() {
+        let err = output(Command::new("sh").args(["-c", "echo broken >&2; exit 3"]))
+            .expect_err("fails");
+        let text = err.to_string();
+        assert!(text.contains("sh -c") && text.contains("broken"), "{text}");
+    }
+}
