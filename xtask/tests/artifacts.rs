@@ -4,27 +4,10 @@
 //! They need `cargo xtask dist` first, so they are ignored by a plain `cargo test`;
 //! `cargo xtask test` runs them.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn dist() -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let dir = std::env::var_os("THAW_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir.join("thaw/dist"));
-    assert!(
-        dir.join("SHA256SUMS").exists(),
-        "{} has no artifacts: run `cargo xtask dist` first",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::{dist, workspace};
 
 fn table() -> toml::Table {
     let text = std::fs::read_to_string(workspace().join("nix/targets.toml")).expect("table");
