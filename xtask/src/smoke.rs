@@ -19,12 +19,16 @@ const MEMORY_MB: u32 = 1024;
 /// The function that must answer with a greeting, not only with a status.
 const GREETER: &str = "hello";
 
-/// Ways to run `target`'s binaries on this host: native when the architecture matches,
-/// and always qemu with the table's CPU model.
+/// Ways to run `target`'s binaries on this host: natively when the architecture matches and
+/// the host has the binary's loader (a Nix build sandbox has none), and always under qemu with
+/// the table's CPU model.
 pub fn launchers(target: &Target, sysroot: Option<&Path>) -> Result<Vec<(String, Launcher)>> {
     let mut out = Vec::new();
-    let native = target.arch == std::env::consts::ARCH;
-    if native {
+    let loader_present = target
+        .loader
+        .as_deref()
+        .is_none_or(|l| Path::new(l).exists());
+    if target.arch == std::env::consts::ARCH && loader_present {
         out.push(("native".to_owned(), Launcher::native()));
     }
     out.push((
@@ -35,7 +39,8 @@ pub fn launchers(target: &Target, sysroot: Option<&Path>) -> Result<Vec<(String,
 }
 
 /// `qemu-ARCH -cpu CPU [-L sysroot]`: glibc binaries of a foreign architecture need the
-/// target's loader and libc from a sysroot.
+/// target's loader and libc from a sysroot; a sysroot given explicitly is used for glibc
+/// binaries of the host's architecture too (where the host has no such loader).
 pub fn qemu(target: &Target, cpu: &str, sysroot: Option<&Path>) -> Result<Launcher> {
     let program = tools::require(&target.qemu, "cargo xtask setup")?;
     let mut prefix = vec![
@@ -44,7 +49,7 @@ pub fn qemu(target: &Target, cpu: &str, sysroot: Option<&Path>) -> Result<Launch
         cpu.to_owned(),
     ];
     let foreign = target.arch != std::env::consts::ARCH;
-    if target.libc == Libc::Gnu && foreign {
+    if target.libc == Libc::Gnu && (foreign || sysroot.is_some()) {
         let root = sysroot
             .map(Path::to_path_buf)
             .or_else(|| target.qemu_sysroot.as_ref().map(Into::into))

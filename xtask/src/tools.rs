@@ -87,8 +87,8 @@ mod tests {
 
     #[test]
     fn failing_commands_are_named_with_their_stderr() {
-        let err = output(Command::new("sh").args(["-c", "echo broken >&2; exit 3"]))
-            .expect_err("fails");
+        let err =
+            output(Command::new("sh").args(["-c", "echo broken >&2; exit 3"])).expect_err("fails");
         let text = err.to_string();
         assert!(text.contains("sh -c") && text.contains("broken"), "{text}");
     }
