@@ -276,7 +276,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(emulate::emulate(&table, options))
         }
-        Command::Repro { target, keep } => repro::repro(&ws, &table, &table.select(&target)?, keep),
+        Command::Repro { target, keep } => {
+            repro::repro(&ws, &table, &table.select(&target)?, keep).map(drop)
+        }
         Command::Test { full_repro } => {
             test_suite::run(&ws, &table, &test_suite::Options { full_repro })
         }

@@ -54,7 +54,8 @@ fn clean_build(
     std::fs::read_to_string(copy.dist_dir().join(SUMS_FILE)).context("reading SHA256SUMS")
 }
 
-pub fn repro(ws: &Workspace, table: &Table, selected: &[Keyed<'_>], keep: bool) -> Result<()> {
+/// Returns the SHA256SUMS both clean builds agree on.
+pub fn repro(ws: &Workspace, table: &Table, selected: &[Keyed<'_>], keep: bool) -> Result<String> {
     let base = tempfile::Builder::new().prefix("thaw-repro-").tempdir()?;
     // Different names and depths, so any leaked path would differ.
     let dirs: [PathBuf; 2] = [
@@ -93,5 +94,27 @@ pub fn repro(ws: &Workspace, table: &Table, selected: &[Keyed<'_>], keep: bool) 
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok(())
+    Ok(sums.swap_remove(0))
+}
+
+/// Lines of `clean` (SHA256SUMS of clean builds) that `built` (of the same files, built
+/// with cached dependencies) disagrees with.
+pub fn differences(clean: &str, built: &str) -> Vec<String> {
+    clean
+        .lines()
+        .filter(|line| !built.lines().any(|b| b == *line))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_lists_lines_the_cached_build_lacks() {
+        let clean = "aa  a.zip\nbb  b.zip\n";
+        assert!(differences(clean, "bb  b.zip\naa  a.zip\ncc  c.zip\n").is_empty());
+        assert_eq!(differences(clean, "aa  a.zip\nbx  b.zip\n"), ["bb  b.zip"]);
+    }
 }

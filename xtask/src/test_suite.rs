@@ -109,7 +109,14 @@ pub fn run(ws: &Workspace, table: &Table, options: &Options) -> Result<()> {
             .find(|k| k.target.libc == Libc::Musl && k.target.arch != std::env::consts::ARCH);
         gnu.into_iter().chain(musl).copied().collect()
     };
-    repro::repro(ws, table, &picked, false)?;
+    let clean = repro::repro(ws, table, &picked, false)?;
+    // The dist of step 4 was built with the cached target dir: it must equal the clean builds.
+    let built = std::fs::read_to_string(ws.dist_dir().join(package::SUMS_FILE))?;
+    let differing = repro::differences(&clean, &built);
+    anyhow::ensure!(
+        differing.is_empty(),
+        "the cached build differs from the clean ones: {differing:?}"
+    );
     eprintln!("    {:.0} s", t.elapsed().as_secs_f64());
     eprintln!("\nxtask test: all {total} steps passed");
     Ok(())
