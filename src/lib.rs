@@ -1,11 +1,16 @@
 //! thaw's Lambda-side kit, shared by the extension and every function: the global allocator,
-//! an explicitly sized Tokio runtime, and the Extensions API client.
+//! init checkpoints, an explicitly sized Tokio runtime, a lazily built HTTPS client, the
+//! extension's telemetry pipeline and the webhook function's logic.
 
+pub mod allocator;
+pub mod checkpoints;
+pub mod debug;
 pub mod extension;
 pub mod http_event;
+pub mod lazy_client;
 pub mod runtime;
+pub mod settings;
+pub mod webhook;
 
-/// jemalloc for every thaw binary. Its configuration (`narenas:1`) is compiled in through
-/// `JEMALLOC_SYS_WITH_MALLOC_CONF`: the prefixed build never reads `MALLOC_CONF` at run time.
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(test)]
+mod test_support;

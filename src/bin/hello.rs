@@ -2,9 +2,14 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use std::process::ExitCode;
+use thaw::checkpoints::Checkpoints;
 use thaw::http_event::{HttpRequest, HttpResponse};
 
 fn main() -> ExitCode {
+    let mut checkpoints = Checkpoints::start("hello");
+    if thaw::allocator::report_if_asked() {
+        return ExitCode::SUCCESS;
+    }
     let runtime = match thaw::runtime::build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -12,6 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    checkpoints.mark("runtime");
     match runtime.block_on(lambda_runtime::run(service_fn(handle))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,8 +1,10 @@
-//! Client of the Lambda Extensions API (`/2020-01-01/extension/...`).
+//! Client of the Lambda Extensions API (`/2020-01-01/extension/...`) and of the Telemetry
+//! API's subscription call (`/2022-07-01/telemetry`).
 
 use serde::Deserialize;
 
 const API_VERSION: &str = "2020-01-01";
+const TELEMETRY_API_VERSION: &str = "2022-07-01";
 const NAME_HEADER: &str = "Lambda-Extension-Name";
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 
@@ -52,9 +54,11 @@ pub enum Event {
     },
 }
 
-/// A registered extension.
+/// A registered extension. Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
 pub struct ExtensionApi {
     client: reqwest::Client,
+    host: String,
     base: String,
     id: String,
 }
@@ -89,12 +93,36 @@ impl ExtensionApi {
             .and_then(|v| v.to_str().ok())
             .ok_or(ExtensionApiError::NoIdentifier)?
             .to_owned();
-        Ok(Self { client, base, id })
+        Ok(Self {
+            client,
+            host: host.to_owned(),
+            base,
+            id,
+        })
     }
 
     /// The identifier Lambda assigned at registration.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Subscribes to the Telemetry API with a JSON `body` (see
+    /// [`super::subscription::request_body`]).
+    pub async fn subscribe_telemetry(&self, body: String) -> Result<(), ExtensionApiError> {
+        let call = "telemetry subscribe";
+        let response = self
+            .client
+            .put(format!(
+                "http://{}/{TELEMETRY_API_VERSION}/telemetry",
+                self.host
+            ))
+            .header(ID_HEADER, &self.id)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| ExtensionApiError::Request { call, source })?;
+        check(call, response).await.map(drop)
     }
 
     /// Blocks until Lambda has the next event for this extension.

@@ -1,6 +1,6 @@
 //! `xtask build`: cross builds with cargo-zigbuild, binaries copied to `target/thaw/KEY/`.
 
-use crate::build_env::{BuildEnv, Remaps};
+use crate::build_env::{self, BuildEnv, Remaps};
 use crate::targets::{Keyed, Table};
 use crate::tools;
 use crate::workspace::{self, LAMBDA_PACKAGE, Workspace};
@@ -47,27 +47,44 @@ fn check_tools() -> Result<()> {
 }
 
 fn build_one(ws: &Workspace, table: &Table, keyed: Keyed<'_>) -> Result<()> {
+    let env = BuildEnv::new(table, keyed);
+    let mut cmd = zigbuild(ws, table, &env, &ws.target_dir)?;
+    cmd.args(env.cargo_args(LAMBDA_PACKAGE));
+    tools::run(&mut cmd).with_context(|| format!("building target {}", keyed.key))?;
+    collect(ws, &env, keyed.key)
+}
+
+/// `cargo auditable zigbuild` with `env` (plus path remaps) into `target_dir`; the caller
+/// adds cargo's arguments. Flags from the caller's environment are removed: they would
+/// change the output unseen.
+pub fn zigbuild(
+    ws: &Workspace,
+    table: &Table,
+    env: &BuildEnv,
+    target_dir: &Path,
+) -> Result<Command> {
     let remaps = Remaps {
         workspace: ws.root.clone(),
         cargo_home: workspace::cargo_home()?,
-        target_dir: ws.target_dir.clone(),
+        target_dir: target_dir.to_path_buf(),
     };
-    let env = BuildEnv::new(table, keyed, Some(&remaps));
+    let mut rustflags = env.rustflags.clone();
+    rustflags.extend(remaps.rustflags(table));
     let cache = ws.tool_cache_dir();
     std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let mut cmd = Command::new("cargo");
     cmd.current_dir(&ws.root)
         .args(["auditable", "zigbuild"])
-        .args(env.cargo_args(LAMBDA_PACKAGE))
-        .env("CARGO_ENCODED_RUSTFLAGS", env.encoded_rustflags())
-        .env("CARGO_TARGET_DIR", &ws.target_dir)
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            rustflags.join(build_env::ENCODED_SEPARATOR),
+        )
+        .env("CARGO_TARGET_DIR", target_dir)
         .env("XDG_CACHE_HOME", &cache)
-        // Flags from the caller's environment would change the output unseen.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .envs(&env.vars);
-    tools::run(&mut cmd).with_context(|| format!("building target {}", keyed.key))?;
-    collect(ws, &env, keyed.key)
+    Ok(cmd)
 }
 
 /// Copies the release binaries of one target to `target/thaw/KEY/`.
@@ -81,7 +98,7 @@ fn collect(ws: &Workspace, env: &BuildEnv, key: &str) -> Result<()> {
     Ok(())
 }
 
-fn copy_bin(from: &Path, to: &Path) -> Result<()> {
+pub fn copy_bin(from: &Path, to: &Path) -> Result<()> {
     crate::atomic::copy_file(from, to)
         .with_context(|| format!("collecting the built binary {}", from.display()))
 }

@@ -29,31 +29,42 @@ pub struct BuildEnv {
     pub vars: BTreeMap<String, String>,
 }
 
+/// `[shared] rustflags` with `{target_cpu}` substituted.
+pub fn shared_rustflags(table: &Table, target_cpu: &str) -> Vec<String> {
+    table
+        .shared
+        .rustflags
+        .iter()
+        .map(|f| f.replace("{target_cpu}", target_cpu))
+        .collect()
+}
+
+impl Remaps {
+    /// `--remap-path-prefix` flags mapping these directories to the table's fixed names.
+    pub fn rustflags(&self, table: &Table) -> Vec<String> {
+        let shared = &table.shared;
+        // rustc applies the last matching remap, so the target dir (often inside the
+        // workspace) must come after the workspace.
+        [
+            (&self.cargo_home, &shared.remap_cargo_home),
+            (&self.workspace, &shared.remap_workspace),
+            (&self.target_dir, &shared.remap_target_dir),
+        ]
+        .into_iter()
+        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        .collect()
+    }
+}
+
 /// Separator of `CARGO_ENCODED_RUSTFLAGS` (paths may contain spaces).
-const ENCODED_SEPARATOR: &str = "\u{1f}";
+pub const ENCODED_SEPARATOR: &str = "\u{1f}";
 
 impl BuildEnv {
-    pub fn new(table: &Table, keyed: Keyed<'_>, remaps: Option<&Remaps>) -> Self {
+    /// The table's environment for `keyed` (no path remaps: see [`Remaps::rustflags`]).
+    pub fn new(table: &Table, keyed: Keyed<'_>) -> Self {
         let target = keyed.target;
-        let mut rustflags: Vec<String> = table
-            .shared
-            .rustflags
-            .iter()
-            .map(|f| f.replace("{target_cpu}", &target.target_cpu))
-            .collect();
+        let mut rustflags = shared_rustflags(table, &target.target_cpu);
         rustflags.extend(table.flags_for(target).iter().cloned());
-        if let Some(r) = remaps {
-            let shared = &table.shared;
-            // Longest prefix first: rustc applies the last matching remap, so the target dir
-            // (often inside the workspace) must come after the workspace.
-            for (from, to) in [
-                (&r.cargo_home, &shared.remap_cargo_home),
-                (&r.workspace, &shared.remap_workspace),
-                (&r.target_dir, &shared.remap_target_dir),
-            ] {
-                rustflags.push(format!("--remap-path-prefix={}={to}", from.display()));
-            }
-        }
         let vars = BTreeMap::from([
             ("CARGO_BUILD_TARGET".to_owned(), target.rust_target.clone()),
             (
@@ -109,7 +120,7 @@ mod tests {
     fn every_target_gets_its_cpu_libc_flags_and_the_jemalloc_conf() {
         let table = table();
         for keyed in table.all() {
-            let env = BuildEnv::new(&table, keyed, None);
+            let env = BuildEnv::new(&table, keyed);
             let t = keyed.target;
             let cpu = format!("target-cpu={}", t.target_cpu);
             assert!(
@@ -148,7 +159,7 @@ mod tests {
             .into_iter()
             .filter(|k| k.target.libc == Libc::Gnu)
         {
-            let env = BuildEnv::new(&table, keyed, None);
+            let env = BuildEnv::new(&table, keyed);
             let floor = keyed
                 .target
                 .glibc_ceiling
@@ -171,7 +182,8 @@ mod tests {
             cargo_home: "/home/u/.cargo".into(),
             target_dir: "/src dir/target".into(),
         };
-        let env = BuildEnv::new(&table, keyed, Some(&remaps));
+        let mut env = BuildEnv::new(&table, keyed);
+        env.rustflags.extend(remaps.rustflags(&table));
         let remap: Vec<_> = env
             .rustflags
             .iter()

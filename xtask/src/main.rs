@@ -2,8 +2,11 @@
 //! `setup`, `build`, `package`, `verify`, `dist` (all three), `smoke`, `sigill`, `repro`, `test`.
 
 mod atomic;
+mod bench;
 mod build;
 mod build_env;
+#[cfg(test)]
+mod e2e_tests;
 mod emulate;
 mod emulator;
 mod package;
@@ -12,6 +15,8 @@ mod setup;
 mod sigill;
 mod smoke;
 mod targets;
+#[cfg(test)]
+mod test_http;
 mod test_suite;
 mod timefmt;
 mod tools;
@@ -131,6 +136,22 @@ enum Command {
         #[arg(long)]
         qemu_sysroot: Option<PathBuf>,
     },
+    /// Cold starts of the shipping build against a naive one and one variant per choice:
+    /// target/thaw/bench/report.md and chart.svg.
+    Bench {
+        /// Cold starts per variant and scenario.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Target keys to measure (timings under qemu are not comparable to native ones).
+        #[arg(long, default_value = "x86_64")]
+        targets: String,
+        /// Variants besides thaw and naive (default: every [bench.variant] of the table).
+        #[arg(long, value_delimiter = ',')]
+        variants: Option<Vec<String>>,
+        /// Measure the binaries built before; do not build.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// The whole test suite (what CI runs): lints, builds, verify, smoke, tests, repro.
     Test {
         /// Check reproducibility for every target, not one gnu and one musl.
@@ -163,7 +184,7 @@ fn run(cli: Cli) -> Result<()> {
             let [keyed] = keyed.as_slice() else {
                 anyhow::bail!("build-env takes exactly one target");
             };
-            let env = build_env::BuildEnv::new(&table, *keyed, None);
+            let env = build_env::BuildEnv::new(&table, *keyed);
             println!("{}", serde_json::to_string_pretty(&env)?);
             Ok(())
         }
@@ -276,6 +297,21 @@ fn run(cli: Cli) -> Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(emulate::emulate(&table, options))
         }
+        Command::Bench {
+            runs,
+            targets,
+            variants,
+            no_build,
+        } => bench::run(
+            &ws,
+            &table,
+            &bench::Options {
+                runs,
+                targets,
+                variants,
+                no_build,
+            },
+        ),
         Command::Repro { target, keep } => {
             repro::repro(&ws, &table, &table.select(&target)?, keep).map(drop)
         }

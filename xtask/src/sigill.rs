@@ -32,7 +32,6 @@ fn build_probe(
             key: keyed.key,
             target: &target,
         },
-        None,
     );
     let target_dir = ws.thaw_dir().join("sigill-probe").join(target_cpu);
     let mut cmd = Command::new("cargo");

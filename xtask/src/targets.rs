@@ -15,6 +15,44 @@ pub struct Table {
     pub libc: BTreeMap<Libc, LibcFlags>,
     #[serde(rename = "target")]
     pub targets: BTreeMap<String, Target>,
+    pub bench: Bench,
+}
+
+/// `[bench]`: the variants `cargo xtask bench` compares with the shipping build.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bench {
+    #[serde(rename = "variant")]
+    pub variants: BTreeMap<String, BenchVariant>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One bench variant; see the table's comment for the fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchVariant {
+    pub what: String,
+    #[serde(default = "yes")]
+    pub build: bool,
+    #[serde(default = "yes")]
+    pub table_rustflags: bool,
+    #[serde(default)]
+    pub drop_target_cpu: bool,
+    #[serde(default)]
+    pub add_rustflags: Vec<String>,
+    #[serde(default = "yes")]
+    pub malloc_conf: bool,
+    #[serde(default = "yes")]
+    pub default_features: bool,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub profile: BTreeMap<String, String>,
+    #[serde(default)]
+    pub run_env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -77,17 +77,9 @@ async fn runtime(
     match (method, rest) {
         (&Method::GET, "/invocation/next") => {
             state.runtime_ready();
-            // INIT gating: nothing reaches the runtime before every extension is ready.
-            let inv = state
-                .wait_for(|s| {
-                    if !s.extensions.iter().all(|e| e.ready) {
-                        return None;
-                    }
-                    let inv = s.pending.pop_front()?;
-                    super::state::State::started(s, &inv.request_id);
-                    Some(inv)
-                })
-                .await;
+            // INIT gating, and after it: nothing reaches the runtime before every extension
+            // waits for its next event.
+            let inv = state.wait_for(super::state::State::take_invocation).await;
             let mut r = Response::new(Full::new(Bytes::from(inv.payload)));
             let h = r.headers_mut();
             for (name, value) in [
@@ -200,19 +192,26 @@ async fn extension(
             };
             let known = state.update(|s| {
                 let ext = s.extensions.iter_mut().find(|e| e.id == id)?;
-                ext.ready = true;
+                if !ext.ready {
+                    ext.ready = true;
+                    ext.ready_at = Some(std::time::Instant::now());
+                }
                 Some(())
             });
             if known.is_none() {
                 return error(StatusCode::FORBIDDEN, "InvalidExtensionIdentifier", &id);
             }
+            state.update(|s| {
+                if let Some(ext) = s.extensions.iter_mut().find(|e| e.id == id) {
+                    ext.waiting = true;
+                }
+            });
             let event = state
                 .wait_for(|s| {
-                    s.extensions
-                        .iter_mut()
-                        .find(|e| e.id == id)?
-                        .queue
-                        .pop_front()
+                    let ext = s.extensions.iter_mut().find(|e| e.id == id)?;
+                    let event = ext.queue.pop_front()?;
+                    ext.waiting = false;
+                    Some(event)
                 })
                 .await;
             reply(StatusCode::OK, event)

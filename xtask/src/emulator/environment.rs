@@ -40,7 +40,7 @@ pub struct Environment {
 /// How shutdown went.
 #[derive(Debug)]
 pub struct Shutdown {
-    pub runtime: Exit,
+    pub runtime: Option<Exit>,
     pub extensions: Vec<(String, Exit)>,
     pub elapsed: Duration,
 }
@@ -90,7 +90,8 @@ impl Environment {
         let started = Instant::now();
         let mut runtime = self.runtime.lock().await;
         let mut procs = self.extensions.lock().await;
-        let (runtime, exits) = sandbox::shutdown(&self.server, &mut runtime, &mut procs).await;
+        let (runtime, exits) =
+            sandbox::shutdown(&self.server, Some(&mut runtime), &mut procs).await;
         let extensions = procs.iter().map(|p| p.name.clone()).zip(exits).collect();
         Shutdown {
             runtime,

@@ -72,6 +72,8 @@ pub fn lambda_env(server: &Server, memory_mb: u32, timeout: Duration) -> Vec<(St
 /// A started process with its captured output.
 pub struct Proc {
     pub name: String,
+    /// Just before the process was spawned: the start of its cold start.
+    pub spawned_at: Instant,
     child: Child,
     pub output: Arc<Mutex<Vec<String>>>,
 }
@@ -84,6 +86,7 @@ impl Proc {
         echo: bool,
     ) -> Result<Self> {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        let spawned_at = Instant::now();
         let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         let output = Arc::new(Mutex::new(Vec::new()));
         for stream in [
@@ -113,6 +116,7 @@ impl Proc {
         }
         Ok(Self {
             name: name.to_owned(),
+            spawned_at,
             child,
             output,
         })
@@ -223,19 +227,22 @@ pub async fn wait_runtime_ready(
 /// Lambda's shutdown: SHUTDOWN to extensions, SIGTERM to the runtime, then the budget.
 pub async fn shutdown(
     server: &Server,
-    runtime: &mut Proc,
+    runtime: Option<&mut Proc>,
     extensions: &mut [Proc],
-) -> (Exit, Vec<Exit>) {
+) -> (Option<Exit>, Vec<Exit>) {
     let deadline = super::state::now_ms() + SHUTDOWN_BUDGET.as_millis() as u64;
     server.state.shutdown_extensions("spindown", deadline);
-    if let Some(pid) = runtime.pid() {
-        // kill(1) rather than libc::kill keeps this crate free of unsafe code.
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-    }
     let started = Instant::now();
-    let runtime_exit = runtime.finish(SHUTDOWN_BUDGET).await;
+    let mut runtime_exit = None;
+    if let Some(runtime) = runtime {
+        if let Some(pid) = runtime.pid() {
+            // kill(1) rather than libc::kill keeps this crate free of unsafe code.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        runtime_exit = Some(runtime.finish(SHUTDOWN_BUDGET).await);
+    }
     let mut exits = Vec::new();
     for ext in extensions.iter_mut() {
         let left = SHUTDOWN_BUDGET.saturating_sub(started.elapsed());

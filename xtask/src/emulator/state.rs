@@ -21,6 +21,10 @@ pub struct Extension {
     pub queue: VecDeque<Value>,
     /// Has called `/event/next` at least once (INIT is over for it).
     pub ready: bool,
+    /// When it first called `/event/next`.
+    pub ready_at: Option<Instant>,
+    /// Blocked in `/event/next` right now.
+    pub waiting: bool,
 }
 
 /// An invocation waiting for the runtime's `/next`.
@@ -216,6 +220,8 @@ impl State {
                 events,
                 queue: VecDeque::new(),
                 ready: false,
+                ready_at: None,
+                waiting: false,
             });
             id
         })
@@ -233,19 +239,6 @@ impl State {
             s.next_id += 1;
             let id = format!("{:08x}-0000-4000-8000-{:012x}", s.next_id, s.next_id);
             let deadline_ms = now_ms() + timeout.as_millis() as u64;
-            for ext in s
-                .extensions
-                .iter_mut()
-                .filter(|e| e.events.iter().any(|v| v == "INVOKE"))
-            {
-                ext.queue.push_back(json!({
-                    "eventType": "INVOKE",
-                    "deadlineMs": deadline_ms,
-                    "requestId": id,
-                    "invokedFunctionArn": FUNCTION_ARN,
-                    "tracing": {"type": "X-Amzn-Trace-Id", "value": ""},
-                }));
-            }
             s.pending.push_back(Invocation {
                 request_id: id.clone(),
                 payload,
@@ -259,7 +252,36 @@ impl State {
     }
 
     /// The runtime took `request_id`: `platform.start`.
-    pub fn started(inner: &mut Inner, request_id: &str) {
+    /// The next invocation for the runtime, once every extension waits in `/event/next`
+    /// with nothing queued (as on Lambda, a busy extension holds the next invocation back);
+    /// INVOKE goes to the extensions at the moment the runtime gets the event.
+    pub fn take_invocation(inner: &mut Inner) -> Option<Invocation> {
+        if !inner
+            .extensions
+            .iter()
+            .all(|e| e.waiting && e.queue.is_empty())
+        {
+            return None;
+        }
+        let inv = inner.pending.pop_front()?;
+        for ext in inner
+            .extensions
+            .iter_mut()
+            .filter(|e| e.events.iter().any(|v| v == "INVOKE"))
+        {
+            ext.queue.push_back(json!({
+                "eventType": "INVOKE",
+                "deadlineMs": inv.deadline_ms,
+                "requestId": inv.request_id,
+                "invokedFunctionArn": FUNCTION_ARN,
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": ""},
+            }));
+        }
+        Self::started(inner, &inv.request_id);
+        Some(inv)
+    }
+
+    fn started(inner: &mut Inner, request_id: &str) {
         if let Some(f) = inner.in_flight.get_mut(request_id) {
             f.started = Some(Instant::now());
         }

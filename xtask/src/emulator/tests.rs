@@ -3,44 +3,12 @@
 
 use super::state::Outcome;
 use super::{FunctionInfo, Server};
+use crate::test_http::{Mode, Sink, http};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const STEP: Duration = Duration::from_millis(300);
-
-/// One HTTP/1.1 exchange with `Connection: close`: (status, headers, body).
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    stream.write_all(body.as_bytes()).await.expect("write");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.expect("read");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .expect("status")
-        .parse()
-        .expect("code");
-    (status, head.to_lowercase(), body.to_owned())
-}
 
 fn header(head: &str, name: &str) -> String {
     head.lines()
@@ -147,45 +115,10 @@ async fn an_invocation_past_its_deadline_times_out() {
     assert_eq!(report["record"]["status"], "timeout");
 }
 
-/// A telemetry subscriber on 127.0.0.1: collects every delivered batch, answers 200.
-async fn subscriber() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Vec<Value>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        for _ in 0..100 {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 65536];
-            loop {
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        let batch: Vec<Value> =
-                            serde_json::from_str(&body[..len]).expect("a JSON array");
-                        let _ = tx.send(batch);
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .await;
-        }
-    });
-    (port, rx)
+/// A telemetry subscriber on 127.0.0.1: its batches, as JSON arrays.
+async fn subscriber() -> (u16, Sink) {
+    let sink = Sink::start(Mode::Ok).await;
+    (sink.addr.port(), sink)
 }
 
 #[tokio::test]
@@ -194,7 +127,7 @@ async fn subscribers_get_lambdas_platform_event_sequence() {
     let addr = server.addr;
     server.state.start_init();
     let id = register(addr).await;
-    let (port, mut batches) = subscriber().await;
+    let (port, sink) = subscriber().await;
     let sub = json!({"schemaVersion": "2022-12-13", "types": ["platform"],
         "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
         "destination": {"protocol": "HTTP", "URI": format!("http://sandbox.localdomain:{port}")}});
@@ -239,19 +172,18 @@ async fn subscribers_get_lambdas_platform_event_sequence() {
         assert!(matches!(outcome.await, Ok(Outcome::Response(_))));
     }
     ext.await.expect("ext");
-    let mut events = Vec::new();
-    while events
+    let bodies = sink
+        .wait(Duration::from_secs(5), |b| {
+            b.iter()
+                .map(|x| x.matches("platform.report").count())
+                .sum::<usize>()
+                >= 2
+        })
+        .await;
+    let events: Vec<Value> = bodies
         .iter()
-        .filter(|e: &&Value| e["type"] == "platform.report")
-        .count()
-        < 2
-    {
-        let batch = tokio::time::timeout(Duration::from_secs(5), batches.recv())
-            .await
-            .expect("a batch in time")
-            .expect("open");
-        events.extend(batch);
-    }
+        .flat_map(|b| serde_json::from_str::<Vec<Value>>(b).expect("a JSON array"))
+        .collect();
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["type"].as_str().expect("type"))
@@ -319,4 +251,45 @@ async fn subscriptions_from_strangers_or_with_bad_bodies_are_refused() {
             .0,
         400
     );
+}
+
+#[tokio::test]
+async fn a_busy_extension_holds_the_next_invocation_back() {
+    let server = server().await;
+    let addr = server.addr;
+    server.state.start_init();
+    let id = register(addr).await;
+    let next_event = move |id: String| {
+        tokio::spawn(async move {
+            let hdr = [("Lambda-Extension-Identifier", id.as_str())];
+            http(addr, "GET", "/2020-01-01/extension/event/next", &hdr, "").await
+        })
+    };
+    let runtime_next = move || {
+        tokio::spawn(async move {
+            http(addr, "GET", "/2018-06-01/runtime/invocation/next", &[], "").await
+        })
+    };
+    let first_event = next_event(id.clone());
+    let (first, done) = server.state.enqueue(b"1".to_vec(), Duration::from_secs(10));
+    runtime_next().await.expect("first invocation");
+    first_event.await.expect("the extension got INVOKE");
+    let path = format!("/2018-06-01/runtime/invocation/{first}/response");
+    http(addr, "POST", &path, &[], "{}").await;
+    done.await.expect("first done");
+    // The extension is still working on the first INVOKE: the second must wait for it.
+    let (_, second_done) = server.state.enqueue(b"2".to_vec(), Duration::from_secs(10));
+    let second = runtime_next();
+    tokio::time::sleep(STEP).await;
+    assert!(
+        !second.is_finished(),
+        "the runtime got an event while the extension was busy"
+    );
+    let _again = next_event(id);
+    let (_, _, body) = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("released")
+        .expect("task");
+    assert_eq!(body, "2");
+    drop(second_done);
 }
