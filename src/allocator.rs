@@ -7,7 +7,8 @@
 
 use std::io::Write;
 
-/// jemalloc for every thaw binary.
+/// jemalloc for every thaw binary (the `jemalloc` feature, on by default).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -15,16 +16,21 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub const REPORT_VAR: &str = "THAW_PRINT_ALLOCATOR";
 
 /// jemalloc's `opt.narenas`: the arena count it was configured with.
+#[cfg(feature = "jemalloc")]
 pub fn narenas() -> Result<u32, tikv_jemalloc_ctl::Error> {
     tikv_jemalloc_ctl::opt::narenas::read()
 }
 
-/// The report line, e.g. `narenas=1`.
+/// The report line, e.g. `narenas=1` (or `allocator=system` without jemalloc).
 pub fn report() -> String {
-    match narenas() {
+    #[cfg(feature = "jemalloc")]
+    let line = match narenas() {
         Ok(n) => format!("narenas={n}"),
         Err(err) => format!("narenas=unknown ({err})"),
-    }
+    };
+    #[cfg(not(feature = "jemalloc"))]
+    let line = "allocator=system".to_owned();
+    line
 }
 
 /// Call first in `main`: when `THAW_PRINT_ALLOCATOR` is truthy, prints [`report`] to stdout
@@ -45,11 +51,18 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "jemalloc")]
     fn jemalloc_reports_its_arena_count() {
         // Test builds do not set JEMALLOC_SYS_WITH_MALLOC_CONF, so the count is jemalloc's
         // default (4 per CPU) or the compiled-in 1; what matters is that it is readable.
         let n = narenas().expect("opt.narenas is readable");
         assert!(n >= 1);
         assert_eq!(report(), format!("narenas={n}"));
+    }
+
+    #[test]
+    #[cfg(not(feature = "jemalloc"))]
+    fn without_jemalloc_the_report_names_the_system_allocator() {
+        assert_eq!(report(), "allocator=system");
     }
 }

@@ -116,6 +116,15 @@ fn is_loopback(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Builds the client during init instead of on first use; a bench variant.
+pub const EAGER_VAR: &str = "THAW_EAGER_TLS";
+
+/// Whether init should build the client now: the `naive` build always does (as a
+/// hand-written function typically would), otherwise only when `THAW_EAGER_TLS` asks.
+pub fn eager_requested() -> bool {
+    cfg!(feature = "naive") || std::env::var(EAGER_VAR).is_ok_and(|v| crate::debug::is_truthy(&v))
+}
+
 /// An error with its causes: reqwest's top-level message hides them (connection refused,
 /// the TLS error, …).
 pub fn error_chain(err: &dyn std::error::Error) -> String {

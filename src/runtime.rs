@@ -27,8 +27,27 @@ pub fn workers_for_memory(memory_size: Option<&str>) -> Result<usize, (usize, St
     }
 }
 
-/// A multi-thread runtime with as many workers as the function has vCPUs.
+/// Selects the current-thread scheduler instead (`current_thread`); a bench variant.
+pub const FLAVOR_VAR: &str = "THAW_RUNTIME";
+
+/// A multi-thread runtime with as many workers as the function has vCPUs, or a
+/// current-thread one when `THAW_RUNTIME=current_thread`.
 pub fn build() -> io::Result<tokio::runtime::Runtime> {
+    if cfg!(feature = "naive") {
+        // What #[tokio::main] builds: a worker per core of the machine, not of the function.
+        return tokio::runtime::Runtime::new();
+    }
+    match std::env::var(FLAVOR_VAR).as_deref() {
+        Ok("current_thread") => {
+            return tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+        }
+        Ok("multi_thread") | Err(_) => {}
+        Ok(other) => eprintln!(
+            "thaw: {FLAVOR_VAR}={other:?} is not current_thread or multi_thread; using multi_thread"
+        ),
+    }
     let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").ok();
     let workers = match workers_for_memory(memory.as_deref()) {
         Ok(n) => n,

@@ -97,6 +97,11 @@ async fn run(config: Config, mut checkpoints: Checkpoints) -> ExitCode {
     // Lambda does not SIGTERM extensions, but a local harness may: flush then, too.
     let mut sigterm = signal(SignalKind::terminate()).ok();
     checkpoints.mark("pipeline_ready");
+    if thaw::lazy_client::eager_requested() {
+        // Only for comparison: thaw's default builds the client on first use, never in init.
+        let _ = thaw::lazy_client::get();
+        checkpoints.mark("tls_client");
+    }
 
     let subscribed = match subscribe {
         None => false,
