@@ -468,3 +468,29 @@ async fn memory_stays_bounded_over_10000_invocations_with_a_dead_sink() {
     let last = assert_clean_exit(&env).await;
     assert!(last.contains("after 10000 invocations"), "{last}");
 }
+
+#[test]
+#[ignore = "needs `cargo xtask build`; run by `cargo xtask test`"]
+fn every_built_binary_has_jemalloc_with_one_arena_compiled_in() {
+    let (ws, table) = workspace();
+    for keyed in table.all() {
+        let launchers = smoke::launchers(keyed.target, None).expect("launchers");
+        let (how, launcher) = launchers.last().expect("qemu at least");
+        for bin in ws.bins.all() {
+            let path = ws.bins_dir(keyed.key).join(bin);
+            let mut cmd = std::process::Command::new(
+                launcher
+                    .prefix
+                    .first()
+                    .map_or(path.as_os_str(), |p| p.as_ref()),
+            );
+            if !launcher.prefix.is_empty() {
+                cmd.args(&launcher.prefix[1..]).arg(&path);
+            }
+            let out = cmd.env("THAW_PRINT_ALLOCATOR", "1").output().expect("run");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{} {bin} ({how}): {out:?}", keyed.key);
+            assert_eq!(stdout.trim(), "narenas=1", "{} {bin} ({how})", keyed.key);
+        }
+    }
+}

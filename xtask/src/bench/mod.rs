@@ -16,7 +16,7 @@ use crate::workspace::Workspace;
 use crate::{atomic, package};
 use anyhow::{Context, Result};
 use measure::Scenario;
-use report::{Goal, Sizes, VariantResult};
+use report::{Facts, Goal, Sizes, VariantResult};
 use std::time::Instant;
 
 pub struct Options {
@@ -102,6 +102,33 @@ fn sizes(dir: &std::path::Path, ws: &Workspace) -> Result<Sizes> {
         extension_bin: extension.len() as u64,
         function_zip: function_zip.len() as u64,
         layer_zip: layer_zip.len() as u64,
+    })
+}
+
+/// The allocator report and eager binding of the binaries in `dir`, run with `launcher`.
+fn facts(dir: &std::path::Path, launcher: &Launcher) -> Result<Facts> {
+    let hello = dir.join("hello");
+    let (program, args) = match launcher.prefix.split_first() {
+        Some((p, rest)) => (std::path::PathBuf::from(p), rest.to_vec()),
+        None => (hello.clone(), Vec::new()),
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    if !launcher.prefix.is_empty() {
+        cmd.arg(&hello);
+    }
+    let out = cmd
+        .env("THAW_PRINT_ALLOCATOR", "1")
+        .output()
+        .context("running hello for its allocator report")?;
+    let bytes = std::fs::read(&hello)?;
+    let elf = goblin::elf::Elf::parse(&bytes).context("hello is not ELF")?;
+    Ok(Facts {
+        allocator: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        bind_now: elf
+            .interpreter
+            .is_some()
+            .then(|| crate::verify::elf::binds_now(&elf)),
     })
 }
 
@@ -198,6 +225,7 @@ async fn measure_target(
             name: name.clone(),
             what: variant.map_or_else(|| "the shipping build".to_owned(), |v| v.what.clone()),
             sizes: sizes(&dir, ws)?,
+            facts: facts(&dir, &launcher)?,
             ..Default::default()
         });
     }

@@ -18,6 +18,16 @@ pub struct VariantResult {
     /// The extension's own init phases of each run (name, delta ms).
     pub phases: Vec<Vec<(String, f64)>>,
     pub sizes: Sizes,
+    pub facts: Facts,
+}
+
+/// What a variant's binaries say of themselves, so each variant is seen to differ as meant.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The allocator report of `THAW_PRINT_ALLOCATOR=1` (e.g. `narenas=1`).
+    pub allocator: String,
+    /// The function binary binds eagerly (BIND_NOW); `None` for static binaries.
+    pub bind_now: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -167,7 +177,7 @@ pub fn markdown(
     let naive = results.iter().find(|r| r.name == "naive").map(|r| r.sizes);
     let _ = writeln!(
         out,
-        "\n### Sizes (bytes)\n\n| variant | hello | thaw-extension | hello ZIP | layer ZIP | hello ZIP ÷ naive |\n|---|---|---|---|---|---|"
+        "\n### Sizes (bytes) and what the binaries say\n\n| variant | hello | thaw-extension | hello ZIP | layer ZIP | hello ZIP ÷ naive | allocator | BIND_NOW |\n|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let s = r.sizes;
@@ -176,10 +186,15 @@ pub fn markdown(
             .map_or("—".to_owned(), |n| {
                 format!("{:.2}×", s.function_zip as f64 / n.function_zip as f64)
             });
+        let bind_now = match r.facts.bind_now {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "static",
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {ratio} |",
-            r.name, s.function_bin, s.extension_bin, s.function_zip, s.layer_zip
+            "| {} | {} | {} | {} | {} | {ratio} | {} | {bind_now} |",
+            r.name, s.function_bin, s.extension_bin, s.function_zip, s.layer_zip, r.facts.allocator
         );
     }
     if let Some(thaw) = results.iter().find(|r| r.name == super::variants::SHIPPING) {

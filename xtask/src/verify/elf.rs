@@ -177,7 +177,7 @@ fn highest_glibc(elf: &Elf<'_>) -> Option<((u32, u32), String)> {
     highest
 }
 
-fn binds_now(elf: &Elf<'_>) -> bool {
+pub fn binds_now(elf: &Elf<'_>) -> bool {
     let Some(dynamic) = &elf.dynamic else {
         return false;
     };
