@@ -151,6 +151,9 @@ enum Command {
         /// Measure the binaries built before; do not build.
         #[arg(long)]
         no_build: bool,
+        /// Skip the criterion benchmark of the extension's hot path.
+        #[arg(long)]
+        no_hot_path: bool,
     },
     /// The whole test suite (what CI runs): lints, builds, verify, smoke, tests, repro.
     Test {
@@ -302,6 +305,7 @@ fn run(cli: Cli) -> Result<()> {
             targets,
             variants,
             no_build,
+            no_hot_path,
         } => bench::run(
             &ws,
             &table,
@@ -310,6 +314,7 @@ fn run(cli: Cli) -> Result<()> {
                 targets,
                 variants,
                 no_build,
+                no_hot_path,
             },
         ),
         Command::Repro { target, keep } => {

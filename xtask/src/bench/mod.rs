@@ -2,6 +2,7 @@
 //! (A B A B …), against a naive build; a Markdown report and an SVG chart.
 
 mod chart;
+mod hot_path;
 mod measure;
 mod report;
 mod stats;
@@ -26,7 +27,12 @@ pub struct Options {
     pub variants: Option<Vec<String>>,
     /// Use binaries built before instead of building.
     pub no_build: bool,
+    /// Leave out the criterion benchmark of the extension's hot path.
+    pub no_hot_path: bool,
 }
+
+/// Invocations per batch in `benches/hot_path.rs`.
+const HOT_PATH_INVOCATIONS: u64 = 300;
 
 /// The goals of issue 5, checked on the first target's results.
 const HELLO_INIT_MS: f64 = 1.0;
@@ -186,6 +192,13 @@ pub fn run(ws: &Workspace, table: &Table, options: &Options) -> Result<()> {
             let title = format!("cold starts on {} ({how}), extension + hello", keyed.key);
             svg = Some(chart::svg(&title, &series, &phases)?);
         }
+    }
+    if !options.no_hot_path {
+        eprintln!("bench: the extension's hot path (criterion)");
+        markdown.push_str(&hot_path::markdown(
+            &hot_path::run(ws)?,
+            HOT_PATH_INVOCATIONS,
+        ));
     }
     let out = ws.thaw_dir().join("bench");
     std::fs::create_dir_all(&out)?;
