@@ -347,8 +347,9 @@ async fn a_refusing_hanging_or_failing_sink_never_delays_invocations() {
             "{mode:?}: median {latency:?} against {baseline:?} without the extension"
         );
         if mode != Mode::Refuse {
+            let bodies = sink.wait(WAIT, |b| !b.is_empty()).await;
             assert!(
-                !sink.bodies().is_empty(),
+                !bodies.is_empty(),
                 "{mode:?}: the extension never tried the sink"
             );
         }
@@ -408,7 +409,6 @@ async fn absurd_configuration_is_logged_once_each_and_defaults_apply() {
         ("THAW_OTLP_ENDPOINT", "ftp://example.invalid"),
         ("THAW_OTLP_QUEUE", "lots"),
         ("THAW_METRICS_NAMESPACE", "AWS/Lambda"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "a lot"),
     ];
     let env = Environment::start(spec("x86_64", "hello", true, &absurd))
         .await
@@ -421,7 +421,7 @@ async fn absurd_configuration_is_logged_once_each_and_defaults_apply() {
         "default namespace"
     );
     let log = extension_lines(&env).await;
-    for (name, _) in &absurd[..5] {
+    for (name, _) in &absurd {
         let n = log.iter().filter(|l| l.contains(name)).count();
         assert_eq!(n, 1, "{name} must be logged exactly once: {log:?}");
     }

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// How long the last output of an exited process may take to be read.
+const OUTPUT_DRAIN: Duration = Duration::from_millis(500);
+
 /// Lambda's budget between SHUTDOWN and SIGKILL.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
 
@@ -74,6 +77,8 @@ pub struct Proc {
     pub name: String,
     /// Just before the process was spawned: the start of its cold start.
     pub spawned_at: Instant,
+    /// The tasks copying stdout and stderr into `output`.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     child: Child,
     pub output: Arc<Mutex<Vec<String>>>,
 }
@@ -89,6 +94,7 @@ impl Proc {
         let spawned_at = Instant::now();
         let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -104,7 +110,7 @@ impl Proc {
         {
             let output = output.clone();
             let prefix = echo.then(|| name.to_owned());
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Some(prefix) = &prefix {
@@ -112,11 +118,12 @@ impl Proc {
                     }
                     output.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
-            });
+            }));
         }
         Ok(Self {
             name: name.to_owned(),
             spawned_at,
+            readers,
             child,
             output,
         })
@@ -139,14 +146,21 @@ impl Proc {
     }
 
     /// Waits up to `budget` for the process to exit by itself, then kills it.
+    /// Waits up to `budget` for the process to exit by itself, then kills it; either way
+    /// its output is complete when this returns.
     pub async fn finish(&mut self, budget: Duration) -> Exit {
-        match tokio::time::timeout(budget, self.child.wait()).await {
+        let exit = match tokio::time::timeout(budget, self.child.wait()).await {
             Ok(Ok(status)) => Exit::Exited(status),
             _ => {
                 let _ = self.child.kill().await;
                 Exit::Killed
             }
+        };
+        // The pipes close with the process (children holding them open are not waited for).
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(OUTPUT_DRAIN, reader).await;
         }
+        exit
     }
 }
 
