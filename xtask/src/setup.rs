@@ -109,7 +109,7 @@ fn cargo_tools(did: &mut Vec<String>) -> Result<()> {
             CARGO_AUDITABLE_VERSION,
         ),
     ] {
-        if installed_version_is(bin, version) {
+        if installed_version_is(bin, krate, version) {
             continue;
         }
         eprintln!("setup: cargo install {krate}@{version} (a few minutes) …");
@@ -124,12 +124,21 @@ fn cargo_tools(did: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn installed_version_is(bin: &str, version: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
+/// Whether `cargo install` put `krate` at `version` on PATH. (`cargo-auditable --version`
+/// refuses to run outside cargo, so ask cargo's install list, not the binary.)
+fn installed_version_is(bin: &str, krate: &str, version: &str) -> bool {
+    let listed = Command::new("cargo")
+        .args(["install", "--list"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(version))
-        .unwrap_or(false)
+        .map(|o| listed_at(&String::from_utf8_lossy(&o.stdout), krate, version))
+        .unwrap_or(false);
+    listed && tools::find_on_path(bin).is_some()
+}
+
+/// `cargo install --list` names `krate vVERSION:` at the start of a line.
+fn listed_at(list: &str, krate: &str, version: &str) -> bool {
+    let wanted = format!("{krate} v{version}:");
+    list.lines().any(|l| l.starts_with(&wanted))
 }
 
 fn apt_packages(did: &mut Vec<String>) -> Result<()> {
@@ -171,4 +180,18 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_list_is_read_by_crate_and_exact_version() {
+        let list = "cargo-auditable v0.7.7:\n    cargo-auditable\ncargo-zigbuild v0.24.1:\n    cargo-zigbuild\n";
+        assert!(listed_at(list, "cargo-auditable", "0.7.7"));
+        assert!(listed_at(list, "cargo-zigbuild", "0.24.1"));
+        assert!(!listed_at(list, "cargo-zigbuild", "0.24"));
+        assert!(!listed_at(list, "cargo-nextest", "0.9.0"));
+    }
 }
