@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 fn main() {
     let n = black_box(4096usize);
-    let a: Vec<u32> = (0..n as u32).map(|i| black_box(i.wrapping_mul(2_654_435_761))).collect();
+    let a: Vec<u32> = (0..n as u32)
+        .map(|i| black_box(i.wrapping_mul(2_654_435_761)))
+        .collect();
     let b: Vec<u32> = (0..n as u32).map(|i| black_box(i ^ 0x5bd1_e995)).collect();
     let mut acc = 0u32;
     for (x, y) in a.iter().zip(&b) {

@@ -2,6 +2,7 @@
 //! (A B A B …), against a naive build; a Markdown report and an SVG chart.
 
 mod chart;
+mod floor;
 mod hot_path;
 mod measure;
 mod report;
@@ -165,13 +166,17 @@ pub fn run(ws: &Workspace, table: &Table, options: &Options) -> Result<()> {
     );
     let mut svg = None;
     for (k, keyed) in keys.iter().enumerate() {
-        let (results, how) = rt.block_on(measure_target(ws, *keyed, &chosen, options.runs))?;
-        let goals = goals(&results);
+        eprintln!("bench: building the floor probe for {}", keyed.key);
+        let probe = floor::build(ws, table, *keyed)?;
+        let (results, floor_ms, how) =
+            rt.block_on(measure_target(ws, *keyed, &chosen, options.runs, &probe))?;
+        let goals = goals(&results, &floor_ms);
         markdown.push('\n');
         markdown.push_str(&report::markdown(
             keyed.key,
             &how,
             options.runs,
+            &floor_ms,
             &results,
             &goals,
         ));
@@ -220,7 +225,8 @@ async fn measure_target(
     keyed: Keyed<'_>,
     chosen: &[(String, Option<&BenchVariant>)],
     runs: usize,
-) -> Result<(Vec<VariantResult>, String)> {
+    probe: &std::path::Path,
+) -> Result<(Vec<VariantResult>, Vec<f64>, String)> {
     let native = keyed.target.arch == std::env::consts::ARCH;
     let (how, launcher) = if native {
         ("native".to_owned(), Launcher::native())
@@ -242,6 +248,7 @@ async fn measure_target(
             ..Default::default()
         });
     }
+    let mut floor_ms = Vec::new();
     let started = Instant::now();
     for run in 0..runs {
         eprintln!(
@@ -251,6 +258,7 @@ async fn measure_target(
             runs,
             started.elapsed().as_secs_f64()
         );
+        floor_ms.push(floor::cold_start(&launcher, probe).await?);
         for (i, (name, variant)) in chosen.iter().enumerate() {
             let dir = variants::bins_dir(ws, name, *variant, keyed.key);
             let env: Vec<(String, String)> = variant
@@ -281,10 +289,10 @@ async fn measure_target(
             }
         }
     }
-    Ok((results, how))
+    Ok((results, floor_ms, how))
 }
 
-fn goals(results: &[VariantResult]) -> Vec<Goal> {
+fn goals(results: &[VariantResult], floor_ms: &[f64]) -> Vec<Goal> {
     let p50 = |name: &str, pick: fn(&VariantResult) -> &[f64]| {
         results
             .iter()
@@ -302,6 +310,14 @@ fn goals(results: &[VariantResult]) -> Vec<Goal> {
         Goal {
             what: "hello init (p50)".into(),
             value: hello,
+            limit: HELLO_INIT_MS,
+            unit: "ms",
+        },
+        Goal {
+            what: "hello init beyond the harness floor (p50 − floor p50)".into(),
+            value: hello
+                .zip(stats::summarize(floor_ms))
+                .map(|(h, f)| h - f.p50),
             limit: HELLO_INIT_MS,
             unit: "ms",
         },

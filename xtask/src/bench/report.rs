@@ -114,6 +114,7 @@ pub fn markdown(
     key: &str,
     how: &str,
     runs: usize,
+    floor_ms: &[f64],
     results: &[VariantResult],
     goals: &[Goal],
 ) -> String {
@@ -125,6 +126,14 @@ pub fn markdown(
     let _ = writeln!(out, "\n| variant | what |\n|---|---|");
     for r in results {
         let _ = writeln!(out, "| {} | {} |", r.name, r.what);
+    }
+    if let Some(f) = summarize(floor_ms) {
+        let _ = writeln!(
+            out,
+            "\n### Harness floor\n\nexec → first `/next` of `xtask/floor-probe`, a program that only asks for its first event: \
+             min {:.3} / p50 {:.3} / p90 {:.3} ms over {} runs. Everything below includes it.",
+            f.min, f.p50, f.p90, f.n
+        );
     }
     table(
         &mut out,
@@ -260,7 +269,7 @@ mod tests {
                 unit: "MB",
             },
         ];
-        let md = markdown("x86_64", "native", 2, &[naive, thaw], &goals);
+        let md = markdown("x86_64", "native", 2, &[0.5, 0.7], &[naive, thaw], &goals);
         assert!(
             md.contains("| thaw | 2 | 1.000 | 1.000 | 1.000 | 0.25× |"),
             "{md}"
