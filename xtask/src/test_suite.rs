@@ -10,6 +10,12 @@ use anyhow::{Context, Result};
 use std::process::Command;
 use std::time::Instant;
 
+/// Packages outside the workspace that the suite still formats-checks.
+const PROBES: &[&str] = &[
+    "xtask/sigill-probe/Cargo.toml",
+    "xtask/floor-probe/Cargo.toml",
+];
+
 pub struct Options {
     /// Repeat the reproducibility check for every target, not one gnu and one musl.
     pub full_repro: bool,
@@ -30,6 +36,16 @@ pub fn run(ws: &Workspace, table: &Table, options: &Options) -> Result<()> {
             .args(["fmt", "--all", "--check"]),
     )
     .context("formatting differs: run `cargo fmt --all`")?;
+    // The probes are packages of their own, outside the workspace `cargo fmt` covers.
+    for probe in PROBES {
+        tools::run(Command::new("cargo").current_dir(&ws.root).args([
+            "fmt",
+            "--check",
+            "--manifest-path",
+            probe,
+        ]))
+        .with_context(|| format!("formatting differs: run `cargo fmt --manifest-path {probe}`"))?;
+    }
     eprintln!("    {:.0} s", t.elapsed().as_secs_f64());
 
     let workflows = ws.root.join(".github/workflows");
