@@ -143,7 +143,10 @@ mod tests {
                     keyed.key
                 );
             }
-            assert_eq!(env.vars["JEMALLOC_SYS_WITH_MALLOC_CONF"], "narenas:1");
+            assert_eq!(
+                env.vars["JEMALLOC_SYS_WITH_MALLOC_CONF"],
+                table.shared.jemalloc_malloc_conf
+            );
             assert_eq!(env.vars["CARGO_BUILD_TARGET"], t.rust_target);
             let args = env.cargo_args("thaw");
             let at = args.iter().position(|a| a == "--target").expect("--target");
